@@ -1,0 +1,1 @@
+"""Model families. Models never import the hub, the data or the rendering code."""

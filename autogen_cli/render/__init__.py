@@ -1,0 +1,1 @@
+"""Pictures: PNG grids of images (and later SVG/PNG strokes, plots)."""
