@@ -501,7 +501,6 @@ def _hub_error(
     retry_cmd: str | None,
 ) -> AutogenError:
     """Map a huggingface_hub / httpx / OS failure to one actionable line."""
-    import httpx2
     from huggingface_hub import errors as hf
 
     if isinstance(exc, AutogenError):
@@ -548,7 +547,7 @@ def _hub_error(
                 "check HF_ENDPOINT, the repo id and revision, "
                 "or try again later"
             )
-    if any(isinstance(e, (httpx2.TransportError, ConnectionError, TimeoutError)) for e in chain):
+    if any(isinstance(e, _transport_errors()) for e in chain):
         return _offline_error(what, url, retry_cmd, why=f"no connection to {endpoint}")
     if isinstance(exc, hf.LocalEntryNotFoundError):
         return _offline_error(what, url, retry_cmd, why=f"no connection to {endpoint}")
@@ -557,6 +556,18 @@ def _hub_error(
     if isinstance(exc, OSError):
         return WeightsError(f"{what}: could not store the download of {url}: {_one_line(exc)}")
     return WeightsError(f"{what}: download of {url} failed: {_one_line(exc)}")
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Connection-level exception types of whichever HTTP client this huggingface_hub uses."""
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"),
+                         ("requests", "ConnectionError"), ("requests", "Timeout")):
+        try:
+            errors.append(getattr(__import__(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
 
 
 def _cause_chain(exc: BaseException) -> list[BaseException]:
@@ -615,7 +626,6 @@ def push(
 
 
 def _push_error(exc: BaseException, *, repo_id: str, endpoint: str, url: str) -> AutogenError:
-    import httpx2
     from huggingface_hub import errors as hf
 
     chain = _cause_chain(exc)
@@ -639,6 +649,6 @@ def _push_error(exc: BaseException, *, repo_id: str, endpoint: str, url: str) ->
                     "set HF_TOKEN to a token with write access"
                 )
             return WeightsError(f"cannot push to {repo_id} on {endpoint}: the hub answered HTTP {status}")
-        if isinstance(e, (httpx2.TransportError, ConnectionError, TimeoutError)):
+        if isinstance(e, _transport_errors()):
             return OfflineError(f"cannot push to {repo_id}: no connection to {endpoint}; check the network")
     return WeightsError(f"cannot push {url}: {_one_line(exc)}")
