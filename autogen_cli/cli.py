@@ -254,9 +254,14 @@ def sample(
             raise UsageError(f"--label {label} out of range: this model knows labels 0..{net.config.n_classes - 1}")
         y = torch.full((n,), label, dtype=torch.long, device=dev)
     g = torch.Generator(device=dev).manual_seed(seed)
+    from .progress import task_bar
+
+    c = net.config
+    bar = task_bar(f"sampling {n} images", c.height * c.width)
     t0 = time.perf_counter()
-    x = net.sample(n, y, temperature=temperature, generator=g)
+    x = net.sample(n, y, temperature=temperature, generator=g, progress=lambda done, total: bar(done))
     dt = time.perf_counter() - t0
+    bar(None)
     if out.suffix.lower() == ".json":
         from .files import atomic_write_bytes
 
@@ -343,6 +348,30 @@ def hub_push(
     typer.echo(json.dumps({"model": ckpt.model, "file": path.name, "sha256": hub.sha256_file(path),
                            "size": path.stat().st_size, "hub": {"repo_id": repo, "revision": revision or "main",
                                                                 "filename": path.name}, "url": str(url)}, indent=2))
+
+
+@hub_app.command("register")
+@_guard
+def hub_register(
+    path: Annotated[Path, typer.Argument(help="trained .safetensors checkpoint")],
+    name: Annotated[str, typer.Option(help="published name, e.g. pixelcnn-binmnist")],
+    repo: Annotated[Optional[str], typer.Option(help="org/name on the Hub (default autogen-models/NAME)")] = None,
+    default_for: Annotated[Optional[str], typer.Option(help="make it the default of this architecture")] = None,
+    anchor: Annotated[Optional[str], typer.Option(help="published number to compare with")] = None,
+    description: Annotated[Optional[str], typer.Option()] = None,
+    data_dir: DataDirOpt = None,
+    device: DeviceOpt = "auto",
+):
+    """Maintainers: measure a checkpoint's test NLL, bundle it and write its manifest entry."""
+    from .publish import register
+
+    if default_for is not None:
+        from .registry import get_spec
+
+        get_spec(default_for)
+    entry = register(path, name, repo_id=repo, default_for=default_for, anchor=anchor, description=description,
+                     data_dir=data_dir, device=_setup(device, 0))
+    typer.echo(json.dumps({name: entry}, indent=2))
 
 
 def run():  # console-script entry point that never shows a traceback for our errors

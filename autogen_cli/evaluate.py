@@ -7,6 +7,7 @@ import torch
 from . import registry
 from .data import load_dataset
 from .errors import UsageError
+from .progress import task_bar
 
 
 @torch.no_grad()
@@ -25,7 +26,7 @@ def evaluate_nll(ref: str, dataset: str | None, split: str, *, limit=None, batch
         raise UsageError(f"{ref} is class-conditional but {dataset} {split} has no labels")
     n = len(data) if limit is None else min(limit, len(data))
     total = 0.0
-    bar = _progress(progress, n)
+    bar = task_bar("exact NLL", n, progress)
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         x = data.images[start:stop].to(device, dtype=torch.long)
@@ -37,25 +38,3 @@ def evaluate_nll(ref: str, dataset: str | None, split: str, *, limit=None, batch
     return {"model": ckpt.model, "checkpoint": ref, "dataset": data.name, "data_source": data.source,
             "split": split, "n": n, "nll_nats": nats, "bits_per_dim": nats / (c.dims * math.log(2.0))}
 
-
-def _progress(enabled: bool, total: int):
-    """A rich bar on stderr (when it is a terminal); returns update(done) / update(None) to close."""
-    if not enabled:
-        return lambda done: None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return lambda done: None
-    p = Progress(console=console, transient=True)
-    p.start()
-    task = p.add_task("exact NLL", total=total)
-
-    def update(done):
-        if done is None:
-            p.stop()
-        else:
-            p.update(task, completed=done)
-
-    return update

@@ -74,8 +74,11 @@ class ImageModel(nn.Module):
         return torch.arange(n, device=device) % self.config.n_classes
 
     @torch.no_grad()
-    def sample(self, n: int, y=None, *, temperature: float = 1.0, generator=None) -> torch.Tensor:
-        """Naive reference sampler: one full forward pass per pixel (per channel where needed)."""
+    def sample(self, n: int, y=None, *, temperature: float = 1.0, generator=None, progress=None) -> torch.Tensor:
+        """Naive reference sampler: one full forward pass per pixel (per channel where needed).
+
+        `progress(done, total)` is called after each pixel when given (the CLI draws a bar with it).
+        """
         if n <= 0:
             raise UsageError(f"n must be positive, got {n}")
         if not temperature > 0:
@@ -90,6 +93,8 @@ class ImageModel(nn.Module):
         for i in range(c.height):
             for j in range(c.width):
                 self._sample_pixel(x, y, i, j, temperature, generator)
+                if progress is not None:
+                    progress(i * c.width + j + 1, c.height * c.width)
         self.train(was_training)
         return x
 
