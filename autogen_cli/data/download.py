@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from autogen_cli.errors import DataError
+from autogen_cli.files import fsync_dir
 
 TIMEOUT = 10.0
 CHUNK = 1 << 20
@@ -70,7 +71,7 @@ def download(url: str, dest: str | Path, sha256: str | None = None, *, content: 
                 raise DataError(f"Download of {url} refused: {what} is {got}, expected {sha256}; "
                                 f"{dest} was not written.")
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return dest
@@ -97,15 +98,3 @@ def _copy(resp, out, total, label, progress):
             out.write(chunk)
             bar.advance(task, len(chunk))
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
