@@ -294,11 +294,11 @@ def models(json_out: JsonOpt = False):
     from rich.table import Table
 
     table = Table(title="published checkpoints")
-    for col in ("name", "model", "dataset", "measured", "published anchor", "size", "weights"):
+    table.add_column("name", no_wrap=True)
+    for col in ("model", "dataset", "test NLL (measured)", "published anchor", "size", "weights"):
         table.add_column(col)
     for r in rows:
-        metric = ", ".join(f"{k} {v:g}" for k, v in (r["metrics"] or {}).items())
-        table.add_row(r["name"], r["model"], r["dataset"], metric, r["anchor"] or "",
+        table.add_row(r["name"], r["model"], r["dataset"], _metric_text(r["metrics"] or {}), r["anchor"] or "",
                       f"{r['size'] / 1e6:.1f} MB" if r["size"] else "", r["status"])
     console = Console()
     console.print(table)
@@ -308,6 +308,12 @@ def models(json_out: JsonOpt = False):
     for k, v in MODELS.items():
         arch.add_row(k, v.description)
     console.print(arch)
+
+
+def _metric_text(metrics: dict) -> str:
+    if "test_nll_nats" in metrics:
+        return f"{metrics['test_nll_nats']:.2f} nats, {metrics.get('test_bits_per_dim', float('nan')):.4f} bits/dim"
+    return ", ".join(f"{k} {v:g}" for k, v in metrics.items())
 
 
 # ------------------------------------------------------------------------------------------------

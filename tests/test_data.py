@@ -163,7 +163,7 @@ def test_amat(tmp_path):
     x = write_amat(tmp_path)
     for split in ("train", "valid", "test"):
         d = load_dataset("binarized-mnist", split, data_dir=tmp_path, download=False)
-        assert (d.levels, d.n_classes, d.shape, d.source) == (2, 0, (1, 28, 28), "amat")
+        assert (d.levels, d.n_classes, d.shape, d.source) == (2, 0, (1, 28, 28), "Larochelle & Murray amat files")
         assert np.array_equal(d.images.numpy().reshape(len(d), -1), x[split])
         assert (d.labels == -1).all()
     # a float-formatted amat is accepted too; anything but 0/1 is refused

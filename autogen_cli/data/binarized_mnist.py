@@ -101,7 +101,7 @@ def load(split: str, root: Path, download: bool = True) -> ImageDataset:
     if paths is not None:
         x = read_amat(paths[split])
         return ImageDataset(torch.from_numpy(x.reshape(-1, 1, 28, 28)), None, name=NAME, split=split,
-                            levels=2, n_classes=0, source="amat")
+                            levels=2, n_classes=0, source="Larochelle & Murray amat files")
     try:
         mnist.ensure_files("mnist", root, ("train", "test") if split == "test" else ("train",), download)
         train, train_labels = mnist.load_part("mnist", root, "train", download)

@@ -10,7 +10,8 @@ class ImageDataset(Dataset):
     """Images as integer levels 0..levels-1 (uint8 [N, C, H, W]) and int64 labels [N].
 
     ``labels`` is -1 everywhere (and ``n_classes`` 0) when the source has no labels.
-    ``source`` says where the pixels came from (e.g. "amat" or "derived from MNIST (seed 2008)").
+    ``source`` says where the pixels came from (e.g. "Larochelle & Murray amat files" or
+    "derived from MNIST (seed 2008)").
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None, *, name: str, split: str,

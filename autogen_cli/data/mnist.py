@@ -108,4 +108,4 @@ def load(name: str, split: str, root: Path, download: bool = True) -> ImageDatas
     _, rows = split_rows(split, len(images), len(images))
     images, labels = images[rows], labels[rows]
     return ImageDataset(torch.from_numpy(np.ascontiguousarray(images[:, None])), torch.from_numpy(labels),
-                        name=name, split=split, levels=256, n_classes=10, source=f"idx in {root / name}")
+                        name=name, split=split, levels=256, n_classes=10, source="official idx files")
