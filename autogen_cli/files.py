@@ -10,6 +10,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, new_file_mode())  # mkstemp makes 0600 files; a user's outputs follow the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -19,6 +20,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)  # make the rename itself durable
+
+
+def new_file_mode() -> int:
+    """0666 less the process umask: the mode an ordinary open() would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def fsync_dir(path: Path) -> None:

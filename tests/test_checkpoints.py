@@ -87,3 +87,16 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_state_file_sits_beside_the_checkpoint(tmp_path):
     assert state_path(tmp_path / "last.safetensors") == tmp_path / "last.state.safetensors"
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    from autogen_cli.files import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "x.bin", b"abc")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.bin").stat().st_mode & 0o777 == 0o644

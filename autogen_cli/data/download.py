@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from autogen_cli.errors import DataError
-from autogen_cli.files import fsync_dir
+from autogen_cli.files import fsync_dir, new_file_mode
 
 TIMEOUT = 10.0
 CHUNK = 1 << 20
@@ -54,6 +54,7 @@ def download(url: str, dest: str | Path, sha256: str | None = None, *, content: 
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
+    os.fchmod(fd, new_file_mode())
     try:
         try:
             req = urllib.request.Request(url, headers={"User-Agent": "autogen"})
