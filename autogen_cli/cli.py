@@ -153,6 +153,8 @@ def train(
             raise UsageError(f"nothing to resume in {out}: no last.safetensors")
         if last.model != model:
             raise UsageError(f"{out} holds a '{last.model}' run, not '{model}'")
+        if set_ or conditional:
+            raise UsageError("--set and --conditional cannot change a resumed run: its config is in the checkpoint")
         model_config = last.config
         cfg_values = {**last.metadata.get("train_config", {}), **given}
         command = last.metadata.get("command", command)
@@ -187,9 +189,13 @@ def train(
                       f"({train_set.source}), {len(train_set):,} images, device {dev}, run folder {out}",
                       markup=False)
     metrics = trainer.fit()
-    if trainer.dist.main and metrics:
-        console.print(f"done: best valid {trainer.best:.3f} nats; weights {trainer.best_path}")
-        console.print(f"evaluate: autogen eval-nll {trainer.best_path} --dataset {dataset} --split test")
+    if not trainer.dist.main:
+        return
+    if not metrics:
+        console.print(f"nothing to train: {out} has already done {trainer.epoch} epochs; raise --epochs to go on")
+        return
+    console.print(f"done: best valid {trainer.best:.3f} nats; weights {trainer.best_path}")
+    console.print(f"evaluate: autogen eval-nll {trainer.best_path} --dataset {dataset} --split test")
 
 
 @app.command("eval-nll")

@@ -115,6 +115,7 @@ def test_train_resume_and_eval_on_tiny_mnist(tiny_mnist, tmp_path):
     assert r.exit_code == 0, r.output
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2]
+    one_line_error(invoke("train", "pixelcnn", *common, "--resume", "--set", "hidden=8"), 2, "cannot change")
     r = invoke("eval-nll", run / "last.safetensors", "--data-dir", tiny_mnist, "--split", "valid", "--json")
     assert r.exit_code == 0, r.output
     result = json.loads(r.output)
@@ -196,4 +197,4 @@ def test_ctrl_c_during_training_saves_and_resumes(tmp_path, monkeypatch):
     assert (run / "last.state.safetensors").exists()
     r = invoke("train", "pixelcnn", "--dataset", "binarized-mnist", "--data-dir", data, "--out", run, "--resume",
                "--epochs", "1")  # fewer epochs than already done: nothing left to train, still a clean exit
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 0 and "nothing to train" in r.output, r.output
