@@ -134,7 +134,7 @@ def _print(result: dict) -> None:
         t.add_row(r["model"], f"{r['params']:,}", f"{r['train_img_per_s']:.0f}", f"{r['eval_img_per_s']:.0f}",
                   f"{r['sample_s']:.1f} s ({r['sample_n']})", f"{r['step_ms']:.2f}", f"{r['floor_step_ms']:.3f}",
                   f"{r['step_ms'] / r['floor_step_ms']:.0f}x", f"{r['peak_rss_mb']:.0f}")
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a log file gets the whole table
     console.print(t)
     if result["cli"]:
         c = result["cli"]
