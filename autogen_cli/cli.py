@@ -4,7 +4,6 @@ so `autogen --help` stays fast."""
 import json
 import os
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -103,6 +102,20 @@ def _check_out(path: Path, suffixes: tuple[str, ...]) -> Path:
     return path
 
 
+def _train_command(model, dataset, given: dict, sets, conditional: bool, resume: bool, out: Path, seed: int) -> str:
+    """The `autogen train` command line that reproduces this run (recorded in every checkpoint)."""
+    args = ["autogen", "train", model, "--dataset", dataset]
+    for key, value in given.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    for pair in sets or []:
+        args += ["--set", pair]
+    args += ["--conditional"] if conditional else []
+    args += ["--seed", str(seed)] if seed else []
+    args += ["--out", str(out)]
+    args += ["--resume"] if resume else []
+    return shlex.join(args)
+
+
 # ------------------------------------------------------------------------------------------------
 @app.command()
 @_guard
@@ -146,7 +159,7 @@ def train(
     given = {k: v for k, v in given.items() if v is not None}
     train_set = load_dataset(dataset, "train", data_dir)
     valid_set = load_dataset(dataset, "valid", data_dir)
-    command = "autogen " + shlex.join(sys.argv[1:])
+    command = _train_command(model, dataset, given, set_, conditional, resume, out, seed)
     if resume:
         last = load_checkpoint(out / "last.safetensors") if (out / "last.safetensors").exists() else None
         if last is None:
@@ -157,7 +170,8 @@ def train(
             raise UsageError("--set and --conditional cannot change a resumed run: its config is in the checkpoint")
         model_config = last.config
         cfg_values = {**last.metadata.get("train_config", {}), **given}
-        command = last.metadata.get("command", command)
+        if last.metadata.get("command"):  # keep the whole recipe: first run, then each resume
+            command = f'{last.metadata["command"]} && {command}'
     else:
         if (out / "last.safetensors").exists():
             raise UsageError(f"{out} already holds a run: add --resume to continue it or pick another --out")

@@ -116,6 +116,10 @@ def test_train_resume_and_eval_on_tiny_mnist(tiny_mnist, tmp_path):
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in lines] == [1, 2]
     one_line_error(invoke("train", "pixelcnn", *common, "--resume", "--set", "hidden=8"), 2, "cannot change")
+    from autogen_cli.checkpoints import load_checkpoint
+
+    recipe = load_checkpoint(run / "last.safetensors").metadata["command"]
+    assert recipe.startswith("autogen train pixelcnn") and " && " in recipe and recipe.endswith("--resume")
     r = invoke("eval-nll", run / "last.safetensors", "--data-dir", tiny_mnist, "--split", "valid", "--json")
     assert r.exit_code == 0, r.output
     result = json.loads(r.output)
