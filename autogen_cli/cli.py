@@ -68,12 +68,9 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
 
 
 def _setup(device: str, seed: int):
-    import torch
+    from .devices import setup
 
-    from .devices import resolve_device
-
-    torch.manual_seed(seed)
-    return resolve_device(device)
+    return setup(device, seed)
 
 
 def _parse_sets(pairs: list[str]) -> dict:
@@ -255,9 +252,8 @@ def sample(
     """Draw N images into a PNG grid."""
     import time
 
-    import torch
-
     from . import registry
+    from .devices import generator
 
     if n <= 0:
         raise UsageError(f"--n must be positive, got {n}")
@@ -272,8 +268,8 @@ def sample(
             raise UsageError(f"{model} is not class-conditional: drop --label")
         if not 0 <= label < net.config.n_classes:
             raise UsageError(f"--label {label} out of range: this model knows labels 0..{net.config.n_classes - 1}")
-        y = torch.full((n,), label, dtype=torch.long, device=dev)
-    g = torch.Generator(device=dev).manual_seed(seed)
+        y = label  # one label for the whole batch
+    g = generator(dev, seed)
     from .progress import task_bar
 
     c = net.config

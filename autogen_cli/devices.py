@@ -36,3 +36,18 @@ def resolve_device(spec: str | None = None):
     elif device.type != "cpu":
         raise UsageError(f"unsupported device '{spec}': use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+def setup(spec: str | None, seed: int):
+    """Seed torch's global RNG and resolve the device (what every command does first)."""
+    import torch
+
+    torch.manual_seed(seed)
+    return resolve_device(spec)
+
+
+def generator(device, seed: int):
+    """A seeded generator on `device`: samplers draw from it so a seed reproduces the same images."""
+    import torch
+
+    return torch.Generator(device=device).manual_seed(seed)
