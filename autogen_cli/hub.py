@@ -308,7 +308,7 @@ def parse_hf_ref(ref: str) -> HfRef:
     )
 
 
-def _looks_like_path(ref: str) -> bool:
+def looks_like_path(ref: str) -> bool:
     return ref.endswith(".safetensors") or "/" in ref or os.sep in ref
 
 
@@ -335,7 +335,7 @@ def resolve(
     path = Path(text).expanduser()
     if path.is_file():
         return path
-    if isinstance(ref, os.PathLike) or _looks_like_path(text):
+    if isinstance(ref, os.PathLike) or looks_like_path(text):
         if path.is_dir():
             raise WeightsError(f"{path} is a folder; pass the .safetensors checkpoint file inside it")
         raise WeightsError(

@@ -88,8 +88,10 @@ def load_model(ref: str, device=None):
 
     manifest = hub.load_manifest()
     name = checkpoint_ref(ref, manifest)
-    looks_like_path = name.endswith(".safetensors") or "/" in name or name.startswith("hf://")
-    if not looks_like_path and name not in manifest.names():
+    from pathlib import Path
+
+    is_file_ref = name.startswith("hf://") or hub.looks_like_path(name) or Path(name).is_file()
+    if not is_file_ref and name not in manifest.names():
         choices = list(MODELS) + manifest.names()
         raise UnknownNameError(f"unknown model or checkpoint '{ref}'.{suggest(ref, choices)}")
     ckpt = load_checkpoint(hub.resolve(name, manifest=manifest))
